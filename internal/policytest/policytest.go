@@ -166,4 +166,3 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "%s: pack %s: %d rego tests passed, %d failed, %d other problems\n", status, r.Pack, r.Passed, len(r.Failed), len(r.Problems))
 	return b.String()
 }
-

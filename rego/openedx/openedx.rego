@@ -206,8 +206,11 @@ deny contains msg if {
 	msg := sprintf("subject type %v is not user", [input.subject.type])
 }
 
+# known_action: the action is one of the pack's on the resource type.
+known_action if action_sets[input.resource.type][input.action.name]
+
 deny contains msg if {
-	not action_sets[input.resource.type][input.action.name]
+	not known_action
 	msg := sprintf("unknown action %v on resource type %v", [
 		object.get(input, ["action", "name"], null),
 		object.get(input, ["resource", "type"], null),

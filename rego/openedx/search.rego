@@ -31,7 +31,7 @@ resource_candidate_ids := set() if {
 	inactive
 } else := set() if {
 	resource_search
-	not action_sets[input.resource.type][input.action.name]
+	not known_action
 } else := set() if {
 	resource_search
 	input.action.name == "course.create"
@@ -87,7 +87,7 @@ subject_candidates := subject_candidate_ids if {
 
 subject_candidate_ids := set() if {
 	subject_search
-	not action_sets[input.resource.type][input.action.name]
+	not known_action
 } else := set() if {
 	subject_search
 	input.resource.type in {"course", "library", "report", "org", "role"}
@@ -112,11 +112,16 @@ subject_candidate_ids := set() if {
 	role_action
 }
 
-# team_members are the users holding any role at scope or its org.
+# team_members are the users holding any role at scope, or a role that
+# counts in the courses and libraries of its org at the org.
 team_members := {u |
 	subject_search
-	some s in hooks.scope_chain(scope)
 	some r in pack_roles
+	some u in hooks.members(scope, r)
+} | {u |
+	subject_search
+	some s in array.slice(hooks.scope_chain(scope), 1, 2)
+	some r in course_org_roles
 	some u in hooks.members(s, r)
 }
 

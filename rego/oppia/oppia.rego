@@ -7,9 +7,10 @@
 # manager is also a viewer), teacher and student at "cohort:<id>". A cohort
 # resource lists the course ids it covers in properties.courses.
 #
-# Every rule body starts with a test of input.action.name (`==` or `in` a
-# literal set) so that OPA's rule index only evaluates the rules of the
-# asked action.
+# Every allow rule, and every deny rule bound to an action, starts with a
+# test of input.action.name (`==`, or `in` a literal set, which OPA also
+# indexes) so that OPA's rule index only evaluates the rules of the asked
+# action. Search candidates live in search.rego.
 package oppia
 
 import data.hooks

@@ -688,51 +688,122 @@ test_subject_candidates_undefined_when_request_makes_staff if {
 }
 
 # Candidate soundness: for a set of subjects and actions, every allowed
-# resource is among the candidates.
-test_resource_candidates_are_sound if {
-	subjects := [subj("s1"), subj("s2"), subj("s3"), subj("t1"), subj("t2"), subj("vw"), subj("mgr"), subj("own"), subj("42"), subj("nobody")]
-	every s in subjects {
-		every a in oppia.actions.course {
+# resource is among the candidates. (Split by area: each test has its own
+# time limit, and `opa test -v` traces every step.)
+sound_subjects := [subj("s1"), subj("s2"), subj("s3"), subj("t1"), subj("t2"), subj("vw"), subj("mgr"), subj("own"), subj("42"), subj("nobody")]
+
+courses_sound(action_names) if {
+	every s in sound_subjects {
+		every a in action_names {
 			every id, props in resources.course {
 				sound(s, a, "course", id, props)
 			}
 		}
-		every a in oppia.actions.user {
+	}
+}
+
+test_resource_candidates_sound_course_view_download if {
+	courses_sound(["course.view", "course.download"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_resource_candidates_sound_course_update if {
+	courses_sound(["course.update", "course.edit"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_resource_candidates_sound_course_manager_actions if {
+	courses_sound(["course.update_categories", "course.update_status", "course.view_detail"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_resource_candidates_sound_course_archive_delete if {
+	courses_sound(["course.archive", "course.delete"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_resource_candidates_sound_course_activity if {
+	courses_sound(["activity.view_recent", "activity.view_detail", "activity.download"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_resource_candidates_sound_course_responses if {
+	courses_sound(["quiz.download_responses", "feedback.download_responses", "course.view_quizzes"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+users_sound(action_names) if {
+	every s in sound_subjects {
+		every a in action_names {
 			every id in ["s1", "s2", "s3", "t1", "t2", "vw"] {
 				sound(s, a, "user", id, {"course": "k1"})
 				sound(s, a, "user", id, {"course": "k2"})
 			}
 		}
-		every id in ["c1", "c2", "c3"] {
-			sound(s, "cohort.view", "cohort", id, {})
+	}
+}
+
+test_resource_candidates_sound_user_view if {
+	users_sound(["user.view", "activity.view"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_resource_candidates_sound_user_account if {
+	users_sound(["user.edit_profile", "user.change_password", "user.delete"]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+cohorts_sound if {
+	every s in sound_subjects {
+		every a in oppia.actions.cohort {
+			every id in ["c1", "c2", "c3"] {
+				sound(s, a, "cohort", id, {})
+			}
 		}
 	}
 }
 
+test_resource_candidates_sound_cohorts if {
+	cohorts_sound with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
 # sound holds when the resource is not allowed or is among the candidates of
-# the search for it (undefined candidates include everything).
-sound(s, a, rtype, id, props) if not allowed(req(s, a, rtype, id, props))
+# the search for it (undefined candidates include everything). It and
+# subject_sound evaluate under the store the calling test sets with
+# with_store, binding only the input per evaluation.
+sound(s, a, rtype, id, props) if not allowed_here(req(s, a, rtype, id, props))
 
-sound(s, a, rtype, _, props) if not resource_candidates(search(s, a, rtype, props))
+sound(s, a, rtype, _, props) if not candidates_here(search(s, a, rtype, props))
 
-sound(s, a, rtype, id, props) if id in resource_candidates(search(s, a, rtype, props))
+sound(s, a, rtype, id, props) if id in candidates_here(search(s, a, rtype, props))
+
+allowed_here(inp) if {
+	count(oppia.deny) == 0 with input as inp
+	count(oppia.allow) > 0 with input as inp
+}
+
+candidates_here(inp) := x if {
+	x := oppia.resource_candidates with input as inp
+}
+
+subject_candidates_here(inp) := x if {
+	x := oppia.subject_candidates with input as inp
+}
 
 # Subject candidate soundness: every known subject a single evaluation
 # allows is among the candidates of the subject search.
-test_subject_candidates_are_sound if {
+subjects_sound(targets) if {
 	subjects := array.concat([admin, staff], [subj(u) | some u, _ in roles])
-	targets := [
-		["platform", "*", {}],
-		["course", "k1", {"status": "live"}],
-		["course", "kx", {"status": "draft", "owner": "own"}],
-		["course", "kn", {"owner": 42}],
-		["cohort", "c1", {}],
-		["cohort", "c2", {}],
-		["user", "s1", {"course": "k1"}],
-		["user", "s3", {"course": "k2"}],
-		["user", "t1", {"course": "k2"}],
-		["user", "s1", {}],
-	]
 	every t in targets {
 		every a in oppia.actions[t[0]] {
 			every s in subjects {
@@ -742,8 +813,37 @@ test_subject_candidates_are_sound if {
 	}
 }
 
-subject_sound(s, a, rtype, id, props) if not allowed(req(s, a, rtype, id, props))
+test_subject_candidates_sound_platform_and_cohorts if {
+	subjects_sound([["platform", "*", {}], ["cohort", "c1", {}], ["cohort", "c2", {}]]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
 
+test_subject_candidates_sound_live_course if {
+	subjects_sound([["course", "k1", {"status": "live"}]]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_subject_candidates_sound_owned_courses if {
+	subjects_sound([["course", "kx", {"status": "draft", "owner": "own"}], ["course", "kn", {"owner": 42}]]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_subject_candidates_sound_users if {
+	subjects_sound([["user", "s1", {"course": "k1"}], ["user", "s3", {"course": "k2"}]]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+test_subject_candidates_sound_users_more if {
+	subjects_sound([["user", "t1", {"course": "k2"}], ["user", "s1", {}]]) with data.store.roles as roles
+		with data.store.resources as resources
+		with data.store.users as users
+}
+
+subject_sound(s, a, rtype, id, props) if not allowed(req(s, a, rtype, id, props))
 subject_sound(_, a, rtype, id, props) if not subject_candidates(subject_search(a, rtype, id, props))
 
 subject_sound(s, a, rtype, id, props) if s.id in subject_candidates(subject_search(a, rtype, id, props))

@@ -27,7 +27,8 @@ var storableCreatorStates = map[string]bool{"unrequested": true, "pending": true
 // Time becomes time.Now().UTC()). Deleting or revoking something absent and
 // granting something held are no-ops. Apply on a read-only store fails with
 // ErrReadOnly, on a closed store with store.ErrClosed, and with ctx.Err() if
-// ctx is done before the transaction starts.
+// ctx is done before the transaction starts. Each Apply costs two fsyncs,
+// so bulk loads should put many elements in one Change.
 func (s *Store) Apply(ctx context.Context, c store.Change) error {
 	if err := s.begin(ctx); err != nil {
 		return err
