@@ -74,6 +74,7 @@ type revision struct {
 	pack     *pack.Pack
 	settings map[string]any
 	decide   rego.PreparedEvalQuery
+	whyNot   rego.PreparedEvalQuery
 	resCand  rego.PreparedEvalQuery
 	subjCand rego.PreparedEvalQuery
 	scopeErr rego.PreparedEvalQuery
@@ -182,7 +183,11 @@ func (e *Engine) compile(ctx context.Context, p *pack.Pack, over map[string]any)
 		return rego.New(opts...).PrepareForEval(ctx)
 	}
 	var err error
-	if rev.decide, err = prepare(fmt.Sprintf("allow = %s.allow; deny = %s.deny; why = [w | w := %s.why_not]", pkg, pkg, pkg)); err != nil {
+	if rev.decide, err = prepare(fmt.Sprintf("allow = %s.allow; deny = %s.deny", pkg, pkg)); err != nil {
+		return nil, fmt.Errorf("pack %s: %w", p.Name, err)
+	}
+	// why_not is evaluated only for a deny that no deny rule explains.
+	if rev.whyNot, err = prepare(pkg + ".why_not"); err != nil {
 		return nil, fmt.Errorf("pack %s: %w", p.Name, err)
 	}
 	if rev.resCand, err = prepare(pkg + ".resource_candidates"); err != nil {
@@ -269,8 +274,8 @@ func (e *Engine) Decide(ctx context.Context, req *Request) Decision {
 			return d
 		}
 	}
-	input := e.input(req, true)
-	rs, err := rev.decide.Eval(ctx, rego.EvalParsedInput(input))
+	input := rego.EvalParsedInput(e.input(req, true))
+	rs, err := rev.decide.Eval(ctx, input)
 	if err != nil {
 		d.Reason, d.Error = "evaluation error", err.Error()
 		return d
@@ -287,8 +292,8 @@ func (e *Engine) Decide(ctx context.Context, req *Request) Decision {
 	case len(allow) > 0:
 		d.Allow, d.Reason = true, allow[0]
 	default:
-		if why, _ := rs[0].Bindings["why"].([]any); len(why) == 1 {
-			d.Reason, _ = why[0].(string)
+		if why, err := rev.whyNot.Eval(ctx, input); err == nil && len(why) == 1 && len(why[0].Expressions) == 1 {
+			d.Reason, _ = why[0].Expressions[0].Value.(string)
 		}
 		if d.Reason == "" {
 			d.Reason = fmt.Sprintf("no rule of pack %s allows %s on %s", rev.pack.Name, req.Action.Name, req.Resource.Type)
