@@ -107,6 +107,7 @@ forum_perm := forum_action_perm[input.action.name]
 held_forum_roles := {r | some r in roles; forum_role_permissions[r]}
 
 allow contains role if {
+	glob.match("forum.*", ["."], input.action.name)
 	perm := forum_perm
 	some role in held_forum_roles
 	perm in forum_role_permissions[role]
@@ -115,7 +116,7 @@ allow contains role if {
 # Global staff always have see_all_cohorts (and other forum permissions only
 # through a forum role).
 allow contains "global staff" if {
-	forum_perm == "see_all_cohorts"
+	input.action.name == "forum.see_all_cohorts"
 	global_staff
 }
 
@@ -123,6 +124,7 @@ allow contains "global staff" if {
 # whose only forum role is Student loses every permission whose name starts
 # with create, update or edit.
 deny contains "forum posting is closed on this course (forum_posts_allowed is false) for users whose only forum role is forum_student" if {
+	glob.match("forum.*", ["."], input.action.name)
 	perm := forum_perm
 	posting_permission(perm)
 	input.resource.properties.forum_posts_allowed == false

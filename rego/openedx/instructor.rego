@@ -20,21 +20,25 @@ instructor_requirement := report_requirement if {
 }
 
 allow contains "staff-level" if {
+	glob.match("instructor.*", ["."], input.action.name)
 	instructor_requirement in {"staff", "staff_or_researcher"}
 	staff_level
 }
 
 allow contains "instructor-level" if {
+	glob.match("instructor.*", ["."], input.action.name)
 	instructor_requirement == "instructor"
 	instructor_level
 }
 
 allow contains "data_researcher" if {
+	glob.match("instructor.*", ["."], input.action.name)
 	instructor_requirement in {"staff_or_researcher", "research"}
 	data_researcher
 }
 
 allow contains "global staff" if {
+	glob.match("instructor.*", ["."], input.action.name)
 	instructor_requirement == "research"
 	global_staff
 }

@@ -199,7 +199,7 @@ data_researcher if "data_researcher" in roles
 # ---------------------------------------------------------------------------
 # Requests every action denies.
 
-deny contains "inactive user" if inactive
+deny contains "inactive user" if input.subject.properties.is_active == false
 
 deny contains msg if {
 	input.subject.type != "user"

@@ -100,6 +100,7 @@ deny contains msg if {
 
 # Global staff may grant and revoke anything.
 allow contains "global staff" if {
+	input.resource.type == "role"
 	role_action
 	global_staff
 }
@@ -111,6 +112,7 @@ allow contains "self-revoke" if {
 }
 
 allow contains "instructor of the course or its org" if {
+	input.resource.type == "role"
 	role_action
 	role_scope_kind == "course"
 	course_team_roles[role_name]
@@ -118,12 +120,14 @@ allow contains "instructor of the course or its org" if {
 }
 
 allow contains "instructor of the library or its org" if {
+	input.resource.type == "role"
 	role_action
 	role_scope_kind == "library"
 	"instructor" in roles
 }
 
 allow contains "staff-level" if {
+	input.resource.type == "role"
 	role_action
 	role_scope_kind == "course"
 	role_name == "forum_student"
@@ -131,6 +135,7 @@ allow contains "staff-level" if {
 }
 
 allow contains "instructor.edit_forum_roles and instructor-level" if {
+	input.resource.type == "role"
 	role_action
 	role_scope_kind == "course"
 	forum_delegated_roles[role_name]
@@ -139,6 +144,7 @@ allow contains "instructor.edit_forum_roles and instructor-level" if {
 }
 
 allow contains "instructor.edit_forum_roles and forum_administrator" if {
+	input.resource.type == "role"
 	role_action
 	role_scope_kind == "course"
 	forum_delegated_roles[role_name]
@@ -147,6 +153,7 @@ allow contains "instructor.edit_forum_roles and forum_administrator" if {
 }
 
 allow contains "instructor-level" if {
+	input.resource.type == "role"
 	role_action
 	role_scope_kind == "course"
 	role_name == "forum_administrator"
