@@ -11,7 +11,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/provost ./cmd/provost
 
 run: build
-	./$(BIN)/provost serve
+	./$(BIN)/provost serve --demo
 
 # Everything CI runs: vet, every Go test (with the race detector on the
 # concurrent packages), the packs' Rego tests through provost and stock OPA.

@@ -21,7 +21,7 @@ const (
 const usage = `Provost: authorization sidecar and plugin host for learning platforms.
 
 Usage:
-  provost serve [flags]                 serve the HTTP API (coming with the HTTP issue)
+  provost serve [--addr A] [--data DIR] [--pack P] [--policy-dir DIR] [--tokens-file F] [--demo]
   provost check --subject ID --action A --resource TYPE:ID [--pack P] [--explain]
                 [--data DIR --policy-dir DIR | --server URL [--token T]]
   provost policy test [--pack P] [--policy-dir DIR]
@@ -62,8 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "serve":
-		fmt.Fprintln(stderr, "provost serve: the HTTP API is not built yet (coming with the HTTP issue); use provost check")
-		return exitError
+		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
