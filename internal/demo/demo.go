@@ -27,7 +27,9 @@ func Load(ctx context.Context, e *engine.Engine, pack string) (bool, error) {
 	u := func(id, name string, staff, super bool) {
 		users = append(users, store.User{ID: id, Username: name, Email: name + "@example.com", IsActive: true, IsStaff: staff, IsSuperuser: super, Language: "en"})
 	}
-	g := func(user, role, scope string) { grants = append(grants, store.Assignment{User: user, Role: role, Scope: scope}) }
+	g := func(user, role, scope string) {
+		grants = append(grants, store.Assignment{User: user, Role: role, Scope: scope})
+	}
 	switch pack {
 	case "openedx":
 		u(Marker, "admin", true, true)

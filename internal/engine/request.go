@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -49,6 +50,8 @@ func checkField(what, v string, required bool) error {
 		return fmt.Errorf("%s is longer than %d bytes", what, MaxIDLen)
 	case !utf8.ValidString(v):
 		return fmt.Errorf("%s is not valid UTF-8", what)
+	case strings.IndexByte(v, 0) >= 0:
+		return fmt.Errorf("%s contains a NUL byte", what)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/provost-lms/provost/internal/engine"
 	"github.com/provost-lms/provost/internal/importer"
 	"github.com/provost-lms/provost/internal/store"
+	"github.com/provost-lms/provost/internal/store/boltstore"
 )
 
 // Error codes of the JSON error body {"error":{"code","message"}}.
@@ -63,7 +64,7 @@ func classify(err error) (int, string) {
 	case errors.Is(err, ErrMediaType):
 		return http.StatusUnsupportedMediaType, CodeUnsupportedMedia
 	case errors.Is(err, ErrBadRequest), errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrBadPageToken),
-		errors.Is(err, importer.ErrHeader):
+		errors.Is(err, importer.ErrHeader), errors.Is(err, boltstore.ErrInvalid):
 		return http.StatusBadRequest, CodeBadRequest
 	}
 	return http.StatusInternalServerError, CodeInternal

@@ -14,6 +14,7 @@ type apiOp struct {
 	method, path, summary, tag string
 	body                       string // request schema (component name), "" for none
 	bodyType                   string // media type of the body, application/json by default
+	optionalBody               bool
 	status                     int    // success status
 	result                     string // response schema (component name)
 	query                      []string
@@ -42,7 +43,7 @@ var apiOps = []apiOp{
 	{method: "GET", path: "/v1/roles", summary: "List role assignments, paged", tag: "roles", status: 200, result: "Assignments", query: []string{"user", "role", "scope", "page_token", "limit"}, auth: "manage"},
 	{method: "PUT", path: "/v1/course-creators/{user}", summary: "Set the course-creator state", tag: "course-creators", body: "CourseCreatorBody", status: 200, result: "CourseCreator", auth: "manage"},
 	{method: "GET", path: "/v1/course-creators/{user}", summary: "Read the course-creator state and allowed organizations", tag: "course-creators", status: 200, result: "CourseCreator", auth: "manage"},
-	{method: "POST", path: "/v1/course-creators/{user}/request", summary: "Request course-creator rights (pending unless granted)", tag: "course-creators", body: "CallerBody", status: 200, result: "CourseCreator", auth: "manage"},
+	{method: "POST", path: "/v1/course-creators/{user}/request", summary: "Request course-creator rights (pending unless granted)", tag: "course-creators", body: "CallerBody", optionalBody: true, status: 200, result: "CourseCreator", auth: "manage"},
 	{method: "GET", path: "/v1/audit", summary: "Management changes after since, oldest first", tag: "audit", status: 200, result: "Audit", query: []string{"since", "limit"}, auth: "manage"},
 	{method: "POST", path: "/v1/import/course-access-roles", summary: "Import an Open edX student_courseaccessrole CSV export (streamed, up to 1 GiB)", tag: "import", body: "CSV", bodyType: "text/csv", status: 200, result: "ImportResult", auth: "admin"},
 }
@@ -136,7 +137,7 @@ func document() map[string]any {
 			if mt == "" {
 				mt = "application/json"
 			}
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{mt: map[string]any{"schema": ref(op.body)}}}
+			o["requestBody"] = map[string]any{"required": !op.optionalBody, "content": map[string]any{mt: map[string]any{"schema": ref(op.body)}}}
 		}
 		responses := map[string]any{itoa(op.status): map[string]any{"description": "OK",
 			"content": map[string]any{"application/json": map[string]any{"schema": ref(op.result)}}}}

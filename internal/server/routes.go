@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -14,6 +16,7 @@ func (s *Server) routes() {
 	r := s.router
 	r.UseRawPath = true
 	r.UnescapePathValues = true
+	r.Use(pathParams)
 
 	r.GET("/.well-known/authzen-configuration", s.metadata)
 	r.GET("/openapi.json", s.openapi)
@@ -108,4 +111,29 @@ func (s *Server) requireAdminFor(c *gin.Context, caller string) bool {
 	}
 	writeError(c, errors.Join(ErrNoScope, errors.New("a write without caller is a system change: it needs an admin token")))
 	return false
+}
+
+// pathParams unescapes path values with path rules: gin unescapes raw paths
+// as query strings, turning '+' (as in course-v1:Marvel+CS101+2026) into a
+// space.
+func pathParams(c *gin.Context) {
+	if raw := c.Request.URL.RawPath; raw != "" {
+		route, segs := strings.Split(c.FullPath(), "/"), strings.Split(raw, "/")
+		if len(segs) == len(route) {
+			for i, seg := range route {
+				name, ok := strings.CutPrefix(seg, ":")
+				if !ok {
+					continue
+				}
+				if v, err := url.PathUnescape(segs[i]); err == nil {
+					for j := range c.Params {
+						if c.Params[j].Key == name {
+							c.Params[j].Value = v
+						}
+					}
+				}
+			}
+		}
+	}
+	c.Next()
 }
