@@ -260,10 +260,17 @@ func (e *Engine) newID() string {
 	return e.idPrefix + "-" + strconv.FormatUint(e.idSeq.Add(1), 10)
 }
 
-// Decide evaluates one request. It never returns an allow on error.
-func (e *Engine) Decide(ctx context.Context, req *Request) Decision {
+// Decide evaluates one request. It never returns an allow on error: a
+// panic while deciding is recovered into a deny with Error set.
+func (e *Engine) Decide(ctx context.Context, req *Request) (d Decision) {
 	rev := e.rev.Load()
-	d := Decision{ID: e.newID(), Revision: rev.id}
+	d = Decision{ID: e.newID(), Revision: rev.id}
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("decision panicked; denying", "decision_id", d.ID, "panic", r)
+			d.Allow, d.Reason, d.Error = false, "evaluation error", fmt.Sprintf("panic: %v", r)
+		}
+	}()
 	if err := validate(req, true, true); err != nil {
 		d.Reason = "malformed request: " + err.Error()
 		return d
