@@ -36,7 +36,6 @@ const (
 	SemanticPermitOnFirstPermit = "permit_on_first_permit"
 )
 
-
 // evalRequest is the AuthZEN 4-tuple. Pointers tell a missing (or null)
 // member from an empty one; unknown members are ignored.
 type evalRequest struct {
