@@ -10,8 +10,9 @@ PACKS     := openedx oppia
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/provost ./cmd/provost
 
+# The demo's admin token is dev-admin-token unless PROVOST_ADMIN_TOKEN is set.
 run: build
-	./$(BIN)/provost serve --demo
+	PROVOST_ADMIN_TOKEN="$${PROVOST_ADMIN_TOKEN:-dev-admin-token}" ./$(BIN)/provost serve --demo
 
 # Everything CI runs: vet, every Go test (with the race detector on the
 # concurrent packages), the packs' Rego tests through provost and stock OPA.
