@@ -9,8 +9,11 @@ package boltadapter
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/persist"
@@ -139,23 +142,76 @@ func (a *Adapter) RemovePolicies(sec, ptype string, rules [][]string) error {
 }
 
 // RemoveFilteredPolicy revokes the assignments matching the field filter.
+// A filter that matches a pack line (an inheritance line in the "*" scope)
+// fails with ErrReadOnlyLine and revokes nothing: Casbin would otherwise
+// drop that line from the model while the pack file keeps it.
 func (a *Adapter) RemoveFilteredPolicy(sec, ptype string, fieldIndex int, fieldValues ...string) error {
 	if sec != "g" || ptype != "g" {
 		return fmt.Errorf("%w: %s lines", ErrReadOnlyLine, ptype)
 	}
-	var c store.Change
-	err := a.store.ForEachAssignment(context.Background(), store.AssignmentFilter{}, func(as store.Assignment) error {
-		fields := []string{as.User, as.Role, as.Scope}
-		for i, v := range fieldValues {
-			if v != "" && (fieldIndex+i >= len(fields) || fields[fieldIndex+i] != v) {
-				return nil
-			}
+	packLines, err := a.packRules(ptype)
+	if err != nil {
+		return err
+	}
+	if i := 2 - fieldIndex; i >= 0 && i < len(fieldValues) && fieldValues[i] == "*" {
+		return fmt.Errorf("%w: filter %d %q selects the \"*\" scope", ErrReadOnlyLine, fieldIndex, fieldValues)
+	}
+	for _, line := range packLines {
+		if filterMatches(line, fieldIndex, fieldValues) {
+			return fmt.Errorf("%w: filter %d %q matches the pack line %v", ErrReadOnlyLine, fieldIndex, fieldValues, line)
 		}
-		c.Revoke = append(c.Revoke, as)
+	}
+	var c store.Change
+	err = a.store.ForEachAssignment(context.Background(), store.AssignmentFilter{}, func(as store.Assignment) error {
+		if filterMatches([]string{as.User, as.Role, as.Scope}, fieldIndex, fieldValues) {
+			c.Revoke = append(c.Revoke, as)
+		}
 		return nil
 	})
 	if err != nil || c.Empty() {
 		return err
 	}
 	return a.store.Apply(context.Background(), c)
+}
+
+// filterMatches reports whether Casbin's field filter matches fields; an
+// empty value matches anything.
+func filterMatches(fields []string, fieldIndex int, values []string) bool {
+	for i, v := range values {
+		j := fieldIndex + i
+		if v != "" && (j < 0 || j >= len(fields) || fields[j] != v) {
+			return false
+		}
+	}
+	return true
+}
+
+// packRules returns the pack file's lines of ptype, without the ptype,
+// parsed the way Casbin's file adapter parses them.
+func (a *Adapter) packRules(ptype string) ([][]string, error) {
+	if a.packFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(a.packFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", a.packFile, err)
+	}
+	var out [][]string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		r := csv.NewReader(strings.NewReader(line))
+		r.Comment = '#'
+		r.TrimLeadingSpace = true
+		tokens, err := r.Read()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", a.packFile, err)
+		}
+		if len(tokens) > 1 && tokens[0] == ptype {
+			out = append(out, tokens[1:])
+		}
+	}
+	return out, nil
 }

@@ -129,11 +129,14 @@ func (e *Engine) loadCasbin(p *pack.Pack) error {
 		return err
 	}
 	// Set the model and role manager first so that loading builds our index.
-	enf.EnableAutoSave(false)
-	enf.EnableLog(false)
 	if err := enf.InitWithModelAndAdapter(m, nil); err != nil {
 		return err
 	}
+	// After Init, which turns auto-save on: the engine writes the store
+	// itself (with the audit entry, in one transaction) before it updates
+	// Casbin in memory.
+	enf.EnableAutoSave(false)
+	enf.EnableLog(false)
 	enf.SetRoleManager(e.index)
 	enf.AddFunction("scopeKind", func(args ...any) (any, error) {
 		if len(args) != 1 {

@@ -200,6 +200,7 @@ func (ix *Index) remove(user, role, sc string) bool {
 	}
 	if len(gs) == 1 {
 		delete(ix.byUser, user)
+		delete(ix.intern, user) // a later grant interns it again
 	} else {
 		ix.byUser[user] = slices.Delete(gs, i, i+1)
 	}
@@ -215,6 +216,7 @@ func (ix *Index) remove(user, role, sc string) bool {
 	}
 	if ix.scopes[sc]--; ix.scopes[sc] <= 0 {
 		delete(ix.scopes, sc)
+		delete(ix.intern, sc)
 	}
 	ix.n--
 	return true

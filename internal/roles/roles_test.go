@@ -792,3 +792,46 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 		t.Errorf("Members(org, instructor) = %v, want [stable]", got)
 	}
 }
+
+// liveHeap returns the bytes of live heap objects after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestNoLeakAfterRemoval checks that the index frees what it held for users
+// and scopes whose last assignment is gone: a long-running server grants
+// and revokes many distinct users and scopes over time.
+func TestNoLeakAfterRemoval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a few hundred thousand links")
+	}
+	ix := newIndex(t)
+	mustAdd(t, ix, "stable", "staff", orgMarvel)
+	churn := func(round, n int) {
+		for i := range n {
+			user := fmt.Sprintf("user-%d-%d-with-a-longish-id", round, i)
+			sc := fmt.Sprintf("course:course-v1:Org%d+C%d+R%d", round, i, round)
+			mustAdd(t, ix, user, "staff", sc)
+			mustDelete(t, ix, user, "staff", sc)
+		}
+	}
+	const n = 100_000
+	churn(0, 1000) // warm up maps that legitimately stay
+	before := liveHeap()
+	churn(1, n)
+	after := liveHeap()
+	if ix.Len() != 1 || len(ix.ScopeList()) != 1 {
+		t.Fatalf("after churn: Len=%d ScopeList=%v, want only the stable grant", ix.Len(), ix.ScopeList())
+	}
+	// Keeping the ids of 100,000 users and scopes costs over 10 MB; the
+	// maps' tables may keep some capacity, well under that.
+	grown := int64(after) - int64(before)
+	t.Logf("live heap %d KiB → %d KiB after adding and removing %d users and scopes", before>>10, after>>10, n)
+	if grown > 4<<20 {
+		t.Errorf("live heap grew by %d KiB after adding and removing %d users and scopes: the index keeps removed ids", grown>>10, n)
+	}
+}
