@@ -24,7 +24,7 @@ vet:
 
 gotest:
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./internal/roles/ ./internal/engine/
+	$(GO) test -count=1 -race ./internal/roles/ ./internal/engine/ ./internal/server/
 
 policytest: build
 	./$(BIN)/provost policy test
