@@ -50,6 +50,11 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now is the clock used for audit entries; time.Now when nil.
 	Now func() time.Time
+	// Observe, when set, is called after every decision asked with Decide
+	// (not the internal ones of searches and write checks) with the
+	// request, the decision and the time it took. It runs on the decision
+	// path: it must not block (metrics, a buffered decision log).
+	Observe func(req *Request, d *Decision, took time.Duration)
 }
 
 // Engine decides requests and applies management writes.
@@ -265,7 +270,20 @@ func (e *Engine) newID() string {
 
 // Decide evaluates one request. It never returns an allow on error: a
 // panic while deciding is recovered into a deny with Error set.
-func (e *Engine) Decide(ctx context.Context, req *Request) (d Decision) {
+func (e *Engine) Decide(ctx context.Context, req *Request) Decision {
+	if e.opts.Observe == nil {
+		return e.decide(ctx, req)
+	}
+	start := time.Now()
+	d := e.decide(ctx, req)
+	e.opts.Observe(req, &d, time.Since(start))
+	return d
+}
+
+// decide evaluates one request without observing it: searches and the
+// checks of management writes use it, so that only requests asked of the
+// engine are counted and logged.
+func (e *Engine) decide(ctx context.Context, req *Request) (d Decision) {
 	rev := e.rev.Load()
 	d = Decision{ID: e.newID(), Revision: rev.id}
 	defer func() {

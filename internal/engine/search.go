@@ -73,7 +73,7 @@ func (e *Engine) SearchResources(ctx context.Context, req *Request, page Page) (
 	return e.pageOf(known, page, func(id string) bool {
 		r := *req
 		r.Resource.ID = id
-		return e.Decide(ctx, &r).Allow
+		return e.decide(ctx, &r).Allow
 	})
 }
 
@@ -95,7 +95,7 @@ func (e *Engine) SearchSubjects(ctx context.Context, req *Request, page Page) (S
 	return e.pageOf(known, page, func(id string) bool {
 		r := *req
 		r.Subject.ID = id
-		return e.Decide(ctx, &r).Allow
+		return e.decide(ctx, &r).Allow
 	})
 }
 
@@ -110,7 +110,7 @@ func (e *Engine) SearchActions(ctx context.Context, req *Request, page Page) (Se
 	actions := e.rev.Load().actions[req.Resource.Type]
 	return e.pageOf(actions, page, func(name string) bool {
 		r.Action.Name = name
-		return e.Decide(ctx, &r).Allow
+		return e.decide(ctx, &r).Allow
 	})
 }
 

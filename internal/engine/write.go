@@ -87,7 +87,7 @@ func (e *Engine) authorize(ctx context.Context, caller, action string, a store.A
 	if caller == "" {
 		return nil
 	}
-	d := e.Decide(ctx, &Request{
+	d := e.decide(ctx, &Request{
 		Subject: Entity{Type: SubjectUser, ID: caller},
 		Action:  Action{Name: action},
 		Resource: Entity{Type: "role", ID: a.Role, Properties: map[string]any{
