@@ -55,6 +55,9 @@ type Options struct {
 	// request, the decision and the time it took. It runs on the decision
 	// path: it must not block (metrics, a buffered decision log).
 	Observe func(req *Request, d *Decision, took time.Duration)
+	// OnReload, when set, is called after every policy reload attempt with
+	// its result (ReloadSuccess or ReloadFailure) and error.
+	OnReload func(result string, err error)
 }
 
 // Engine decides requests and applies management writes.
@@ -66,8 +69,9 @@ type Engine struct {
 	catalog  *catalog.Catalog
 	enforcer *casbin.SyncedEnforcer
 
-	rev     atomic.Pointer[revision]
-	writeMu sync.Mutex
+	rev        atomic.Pointer[revision]
+	lastReload atomic.Pointer[ReloadResult]
+	writeMu    sync.Mutex
 
 	idPrefix string
 	idSeq    atomic.Uint64
