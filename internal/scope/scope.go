@@ -9,7 +9,6 @@ package scope
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -47,8 +46,6 @@ func (s Scope) String() string {
 // MaxIDLen bounds the length of any id in a scope.
 const MaxIDLen = 512
 
-var orgRe = regexp.MustCompile(`^[\pL\pN_.~-]+$`)
-
 // Parse parses a scope string. Course scopes must hold a valid course or
 // CCX key only when strict is requested by the pack; Parse accepts any
 // non-empty opaque course id, because Oppia course ids are opaque.
@@ -65,7 +62,7 @@ func Parse(s string) (Scope, error) {
 	}
 	switch kind {
 	case Org:
-		if !orgRe.MatchString(id) {
+		if !keyPart(id, false) {
 			return Scope{}, fmt.Errorf("%w: %q: an org is letters, digits, '_', '.', '~' or '-'", ErrBadScope, s)
 		}
 	case Library:
@@ -135,29 +132,75 @@ type Key struct {
 	CCX    string
 }
 
-var (
-	courseRe  = regexp.MustCompile(`^course-v1:([\pL\pN_.~-]+)\+([\pL\pN_.~:-]+)\+([\pL\pN_.~:-]+)$`)
-	ccxRe     = regexp.MustCompile(`^ccx-v1:([\pL\pN_.~-]+)\+([\pL\pN_.~:-]+)\+([\pL\pN_.~:-]+)\+ccx@([0-9]+)$`)
-	libraryRe = regexp.MustCompile(`^library-v1:([\pL\pN_.~-]+)\+([\pL\pN_.~:-]+)$`)
-)
-
-// ParseKey parses an Open edX course, CCX or library key.
+// ParseKey parses an Open edX course, CCX or library key. It accepts what
+// the patterns course-v1:ORG+NUMBER+RUN, ccx-v1:ORG+NUMBER+RUN+ccx@N and
+// library-v1:ORG+CODE accept, with ORG made of letters, digits, '_', '.',
+// '~' and '-', and the other parts of those and ':'. It is hand-written
+// because it runs on the decision path.
 func ParseKey(k string) (Key, error) {
+	var key Key
+	var rest string
 	switch {
 	case strings.HasPrefix(k, "course-v1:"):
-		if m := courseRe.FindStringSubmatch(k); m != nil {
-			return Key{Kind: KeyCourse, Org: m[1], Number: m[2], Run: m[3]}, nil
-		}
+		key.Kind, rest = KeyCourse, k[len("course-v1:"):]
 	case strings.HasPrefix(k, "ccx-v1:"):
-		if m := ccxRe.FindStringSubmatch(k); m != nil {
-			return Key{Kind: KeyCCX, Org: m[1], Number: m[2], Run: m[3], CCX: m[4]}, nil
-		}
+		key.Kind, rest = KeyCCX, k[len("ccx-v1:"):]
 	case strings.HasPrefix(k, "library-v1:"):
-		if m := libraryRe.FindStringSubmatch(k); m != nil {
-			return Key{Kind: KeyLibrary, Org: m[1], Number: m[2]}, nil
+		key.Kind, rest = KeyLibrary, k[len("library-v1:"):]
+	}
+	parts := strings.Split(rest, "+")
+	ok := key.Kind != "" && len(parts) >= 2 && keyPart(parts[0], false)
+	switch key.Kind {
+	case KeyCourse:
+		ok = ok && len(parts) == 3 && keyPart(parts[1], true) && keyPart(parts[2], true)
+	case KeyCCX:
+		n, isCCX := strings.CutPrefix(parts[len(parts)-1], "ccx@")
+		ok = ok && len(parts) == 4 && keyPart(parts[1], true) && keyPart(parts[2], true) && isCCX && digits(n)
+		if ok {
+			key.CCX = n
+		}
+	case KeyLibrary:
+		ok = ok && len(parts) == 2 && keyPart(parts[1], true)
+	}
+	if !ok {
+		return Key{}, fmt.Errorf("%w: %q: want course-v1:ORG+NUMBER+RUN, ccx-v1:ORG+NUMBER+RUN+ccx@N or library-v1:ORG+CODE", ErrBadKey, k)
+	}
+	key.Org, key.Number = parts[0], parts[1]
+	if key.Kind != KeyLibrary {
+		key.Run = parts[2]
+	}
+	return key, nil
+}
+
+// keyPart reports whether s is a non-empty key part: letters, digits, '_',
+// '.', '~', '-' and, when colon is true, ':'.
+func keyPart(s string, colon bool) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'):
+		case r == '_' || r == '.' || r == '~' || r == '-':
+		case r == ':' && colon:
+		case r >= utf8.RuneSelf && r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsNumber(r)):
+		default:
+			return false
 		}
 	}
-	return Key{}, fmt.Errorf("%w: %q: want course-v1:ORG+NUMBER+RUN, ccx-v1:ORG+NUMBER+RUN+ccx@N or library-v1:ORG+CODE", ErrBadKey, k)
+	return true
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // keyOrg returns the org of a key quickly, without the full regexp, when

@@ -2,6 +2,7 @@ package scope
 
 import (
 	"errors"
+	"regexp"
 	"testing"
 )
 
@@ -88,4 +89,40 @@ func TestParent(t *testing.T) {
 			t.Errorf("Parent(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
+}
+
+// The regular expressions ParseKey replaced, kept as its oracle.
+var (
+	courseRe  = regexp.MustCompile(`^course-v1:([\pL\pN_.~-]+)\+([\pL\pN_.~:-]+)\+([\pL\pN_.~:-]+)$`)
+	ccxRe     = regexp.MustCompile(`^ccx-v1:([\pL\pN_.~-]+)\+([\pL\pN_.~:-]+)\+([\pL\pN_.~:-]+)\+ccx@([0-9]+)$`)
+	libraryRe = regexp.MustCompile(`^library-v1:([\pL\pN_.~-]+)\+([\pL\pN_.~:-]+)$`)
+)
+
+func oracle(k string) (Key, bool) {
+	if m := courseRe.FindStringSubmatch(k); m != nil {
+		return Key{Kind: KeyCourse, Org: m[1], Number: m[2], Run: m[3]}, true
+	}
+	if m := ccxRe.FindStringSubmatch(k); m != nil {
+		return Key{Kind: KeyCCX, Org: m[1], Number: m[2], Run: m[3], CCX: m[4]}, true
+	}
+	if m := libraryRe.FindStringSubmatch(k); m != nil {
+		return Key{Kind: KeyLibrary, Org: m[1], Number: m[2]}, true
+	}
+	return Key{}, false
+}
+
+// FuzzParseKey checks the hand-written parser against the patterns of the
+// hooks.rego reference.
+func FuzzParseKey(f *testing.F) {
+	for _, s := range []string{"course-v1:Marvel+CS101+2026", "ccx-v1:A+B+C+ccx@12", "library-v1:DC+x", "course-v1:é+1+2",
+		"course-v1:A+B", "ccx-v1:A+B+C+ccx@", "library-v1:A:B+c", "course-v1:A+B:C+D:E", "course-v1:+B+C", "course-v1:A+B+C\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		want, wantOK := oracle(k)
+		got, err := ParseKey(k)
+		if (err == nil) != wantOK || got != want {
+			t.Fatalf("ParseKey(%q) = %+v, %v; the patterns say %+v, %v", k, got, err, want, wantOK)
+		}
+	})
 }
