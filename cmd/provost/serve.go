@@ -9,22 +9,27 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/provost-lms/provost/internal/decisionlog"
 	"github.com/provost-lms/provost/internal/demo"
 	"github.com/provost-lms/provost/internal/engine"
+	"github.com/provost-lms/provost/internal/metrics"
 	"github.com/provost-lms/provost/internal/server"
 	"github.com/provost-lms/provost/internal/store"
 	"github.com/provost-lms/provost/internal/store/boltstore"
+	"github.com/provost-lms/provost/internal/watch"
 )
 
 // serveConfig is the configuration of provost serve: flags override
 // PROVOST_* environment variables, which override the defaults.
 type serveConfig struct {
-	addr, data, pack, policyDir, pluginsDir, tokensFile string
-	allowAnonymous, demo                                bool
-	shutdownTimeout                                     time.Duration
+	addr, data, pack, policyDir, pluginsDir, tokensFile, decisionLog string
+	allowAnonymous, demo, watch                                      bool
+	shutdownTimeout                                                  time.Duration
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -36,6 +41,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.tokensFile, "tokens-file", env("PROVOST_TOKENS_FILE", ""), "tokens file: {tokens: [{name, sha256, scopes}]} (PROVOST_TOKENS_FILE)")
 	fs.BoolVar(&c.allowAnonymous, "allow-anonymous-decisions", false, "serve decisions without a token on a non-loopback address")
 	fs.BoolVar(&c.demo, "demo", false, "load the pack's demo data once (make run)")
+	fs.StringVar(&c.decisionLog, "decision-log", env("PROVOST_DECISION_LOG", ""), "decision log: a file path, stdout or off (default <data>/"+decisionlog.FileName+"; PROVOST_DECISION_LOG)")
+	fs.BoolVar(&c.watch, "watch", true, "reload the policy when model.conf, policies/ or rego/ change")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take after SIGTERM")
 }
 
@@ -99,7 +106,33 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 			log.Error("closing the store", "err", err)
 		}
 	}()
-	e, err := engine.Open(ctx, engine.Options{Store: st, PolicyDir: cfg.policyDir, Pack: cfg.pack, Logger: log})
+	dlogTarget := cfg.decisionLog
+	if dlogTarget == "" {
+		dlogTarget = filepath.Join(cfg.data, decisionlog.FileName)
+	}
+	dlog, err := decisionlog.Open(dlogTarget, decisionlog.Options{Logger: log, Stdout: stdout})
+	if err != nil {
+		return err
+	}
+	// Closed after the HTTP server stops and before the store closes: every
+	// decision answered is logged.
+	defer func() {
+		if err := dlog.Close(); err != nil {
+			log.Error("closing the decision log", "err", err)
+		}
+	}()
+	m := metrics.New(metrics.Options{})
+	if dlog != nil {
+		m.SetDecisionLogDropped(dlog.Dropped)
+	}
+	observe := m.Observer()
+	e, err := engine.Open(ctx, engine.Options{Store: m.InstrumentStore(st), PolicyDir: cfg.policyDir, Pack: cfg.pack, Logger: log,
+		Observe: func(r *engine.Request, d *engine.Decision, took time.Duration) {
+			observe(r, d, took)
+			dlog.Observe(r, d, took)
+		},
+		OnReload: m.ReloadObserver(),
+	})
 	if err != nil {
 		return err
 	}
@@ -111,16 +144,45 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		}
 		log.Info("demo data", "pack", cfg.pack, "loaded_now", loaded)
 	}
+	// The engine logs each reload's outcome ("maintaining last valid
+	// state" on failure) and feeds the metrics through OnReload.
+	reload := func(why string) {
+		log.Info("policy reload requested", "trigger", why)
+		_ = e.Reload(context.Background())
+	}
+	if cfg.watch {
+		w, err := watch.New(policyPaths(cfg.policyDir, cfg.pack), 0, func() { reload("file change") })
+		if err != nil {
+			return fmt.Errorf("watching the policy: %w", err)
+		}
+		defer w.Close()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hupDone := make(chan struct{})
+	go func() {
+		defer close(hupDone)
+		for {
+			select {
+			case <-hup:
+				reload("SIGHUP")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// Runs before the store closes: no reload rebuilds the index of a closed store.
+	defer func() { signal.Stop(hup); <-hupDone }()
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	srv := server.New(server.Config{Addr: cfg.addr, AdminToken: admin, Tokens: tokens,
-		AllowAnonymousDecisions: cfg.allowAnonymous, Logger: log}, e, st)
+		AllowAnonymousDecisions: cfg.allowAnonymous, Logger: log, Metrics: m}, e, st)
 	if !server.IsLoopback(cfg.addr) && !cfg.allowAnonymous && admin == "" && len(tokens) == 0 {
 		log.Warn("decision routes need a token on a non-loopback address, and no token is configured")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "pack", cfg.pack, "revision", e.Revision(), "data", path)
+	log.Info("serving", "addr", ln.Addr().String(), "pack", cfg.pack, "revision", e.Revision(), "data", path, "decision_log", dlogTarget)
 	if cfg.demo {
 		printDemoHint(stdout, ln.Addr().String(), cfg.pack)
 	}
@@ -138,6 +200,12 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return <-errc
+}
+
+// policyPaths are the files and directories of pack's policy that a
+// reload reads.
+func policyPaths(dir, pack string) []string {
+	return []string{filepath.Join(dir, "model.conf"), filepath.Join(dir, "policies", pack+".csv"), filepath.Join(dir, "rego", pack)}
 }
 
 func printDemoHint(w io.Writer, addr, pack string) {

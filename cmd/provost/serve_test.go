@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ var servingRe = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
 // startProcess runs `provost serve` as a real child process and returns it
 // with its base URL once it listens.
-func startProcess(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, *bytes.Buffer) {
+func startProcess(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, *bytes.Buffer, *syncBuffer) {
 	t.Helper()
 	args := append([]string{"-test.run=^$", "--", "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--policy-dir", repoRoot(t)}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
@@ -54,7 +55,7 @@ func startProcess(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, str
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := make(chan string, 1)
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -70,11 +71,29 @@ func startProcess(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, str
 		if !ok {
 			t.Fatalf("provost serve exited before listening:\n%s", logs.String())
 		}
-		return cmd, "http://" + a, &out
+		return cmd, "http://" + a, &out, logs
 	case <-time.After(60 * time.Second):
 		t.Fatalf("provost serve did not listen within 60 s:\n%s", logs.String())
 	}
-	return nil, "", nil
+	return nil, "", nil, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(x string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(x)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func repoRoot(t *testing.T) string {
@@ -91,7 +110,7 @@ func repoRoot(t *testing.T) string {
 // it exits 0 and leaves the store closed and intact.
 func TestServeDemoAndSIGTERM(t *testing.T) {
 	data := t.TempDir()
-	cmd, base, stdout := startProcess(t, data, "--demo")
+	cmd, base, stdout, logs := startProcess(t, data, "--demo")
 	body := `{"subject":{"type":"user","id":"ironman"},"action":{"name":"studio.edit_content"},"resource":{"type":"course","id":"course-v1:Marvel+CS101+2026"}}`
 	resp, err := http.Post(base+"/access/v1/evaluation", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -105,6 +124,31 @@ func TestServeDemoAndSIGTERM(t *testing.T) {
 	if !strings.Contains(stdout.String(), "/access/v1/evaluation") {
 		t.Errorf("no curl example printed: %q", stdout.String())
 	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `provost_decisions_total{action="studio.edit_content",decision="allow"} 1`; !strings.Contains(string(raw), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	// SIGHUP reloads the policy; the server keeps answering.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	reloaded := func() bool {
+		l := logs.String()
+		i := strings.Index(l, "trigger=SIGHUP")
+		return i >= 0 && (strings.Contains(l[i:], "policy reload: no change") || strings.Contains(l[i:], "policy reloaded"))
+	}
+	for !reloaded() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged after SIGHUP:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +161,14 @@ func TestServeDemoAndSIGTERM(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("provost serve did not stop within 30 s of SIGTERM")
+	}
+	// Every decision answered is in the decision log.
+	lines, err := os.ReadFile(filepath.Join(data, "decisions.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(lines), "\n"); n != 1 || !strings.Contains(string(lines), `"decision":true`) {
+		t.Errorf("decision log = %q, want one allow line", lines)
 	}
 	// The store was closed cleanly: it opens at once, with the demo data.
 	st, err := boltstore.Open(filepath.Join(data, StoreFile), boltstore.Options{Timeout: -1})

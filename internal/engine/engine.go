@@ -8,9 +8,10 @@
 // set is empty and its `allow` set is not. Every error — a malformed
 // request, an evaluation error, a policy conflict — is a deny.
 //
-// The decision path reads only memory: the prepared query of the current
-// revision (swapped atomically), the role index and the catalog. Writes
-// commit to the store first and then update the in-memory state.
+// The decision path reads only memory: the current revision (its prepared
+// queries and the role index they read, swapped together in one atomic
+// store by Reload) and the catalog. Writes commit to the store first and
+// then update the in-memory state.
 package engine
 
 import (
@@ -20,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -62,16 +65,25 @@ type Options struct {
 
 // Engine decides requests and applies management writes.
 type Engine struct {
-	opts     Options
-	log      *slog.Logger
-	store    store.Store
-	index    *roles.Index
-	catalog  *catalog.Catalog
-	enforcer *casbin.SyncedEnforcer
+	opts    Options
+	log     *slog.Logger
+	store   store.Store
+	catalog *catalog.Catalog
+	// index and enforcer reach the role index and the Casbin enforcer of
+	// the revision in use; writes use them under writeMu (reload.go).
+	index    liveIndex
+	enforcer liveEnforcer
 
 	rev        atomic.Pointer[revision]
 	lastReload atomic.Pointer[ReloadResult]
 	writeMu    sync.Mutex
+	// reloadMu serializes Reload and SetSettings; over, the settings
+	// overrides, is read and written under it.
+	reloadMu sync.Mutex
+	over     map[string]any
+	// prev is the pack of the revision the last reload replaced, if its
+	// tests passed: rolling back to it needs no new test run.
+	prev *pack.Pack
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -89,6 +101,16 @@ type revision struct {
 	scopeErr rego.PreparedEvalQuery
 	actions  map[string][]string
 	loadedAt time.Time
+	// index holds the store's assignments and the inheritance of csv (the
+	// content of the pack's CSV it was built from); the built-ins of this
+	// revision read it, so that a decision sees one consistent pair of
+	// Rego and roles. enforcer is Casbin over that index.
+	index    *roles.Index
+	enforcer *casbin.SyncedEnforcer
+	csv      string
+	// tested is set when the pack's own tests passed on this revision's
+	// Rego and data (Reload runs them; Open does not).
+	tested bool
 }
 
 // Open loads the pack, the store's assignments (through Casbin) and the
@@ -106,47 +128,58 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
+	csv, err := os.ReadFile(p.CSVPath)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", p.Name, err)
+	}
 	e := &Engine{
 		opts:     opts,
 		log:      opts.Logger,
 		store:    opts.Store,
-		index:    roles.New(),
 		catalog:  catalog.New(),
+		over:     maps.Clone(opts.Settings),
 		idPrefix: hex.EncodeToString(prefix[:]),
 	}
-	if err := e.loadCasbin(p); err != nil {
+	e.index = liveIndex{get: func() *roles.Index { return e.rev.Load().index }}
+	e.enforcer = liveEnforcer{get: func() *casbin.SyncedEnforcer { return e.rev.Load().enforcer }}
+	ix := roles.New()
+	enf, err := e.loadCasbin(p, string(csv), ix)
+	if err != nil {
 		return nil, err
 	}
 	if err := e.loadCatalog(ctx); err != nil {
 		return nil, err
 	}
-	rev, err := e.compile(ctx, p, opts.Settings)
+	rev, err := e.compile(ctx, p, e.over, ix)
 	if err != nil {
 		return nil, err
 	}
+	rev.index, rev.enforcer, rev.csv = ix, enf, string(csv)
 	e.rev.Store(rev)
 	return e, nil
 }
 
-func (e *Engine) loadCasbin(p *pack.Pack) error {
+// loadCasbin builds a Casbin enforcer over ix from the pack's model, the
+// pack's CSV lines (csv, the file's content) and the store's assignments.
+func (e *Engine) loadCasbin(p *pack.Pack, csv string, ix *roles.Index) (*casbin.SyncedEnforcer, error) {
 	m, err := model.NewModelFromString(p.Model)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p.ModelPath, err)
+		return nil, fmt.Errorf("%s: %w", p.ModelPath, err)
 	}
 	enf, err := casbin.NewSyncedEnforcer()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Set the model and role manager first so that loading builds our index.
 	if err := enf.InitWithModelAndAdapter(m, nil); err != nil {
-		return err
+		return nil, err
 	}
 	// After Init, which turns auto-save on: the engine writes the store
 	// itself (with the audit entry, in one transaction) before it updates
 	// Casbin in memory.
 	enf.EnableAutoSave(false)
 	enf.EnableLog(false)
-	enf.SetRoleManager(e.index)
+	enf.SetRoleManager(ix)
 	enf.AddFunction("scopeKind", func(args ...any) (any, error) {
 		if len(args) != 1 {
 			return nil, errors.New("scopeKind takes one argument")
@@ -154,12 +187,11 @@ func (e *Engine) loadCasbin(p *pack.Pack) error {
 		s, _ := args[0].(string)
 		return scope.Kind(s), nil
 	})
-	enf.SetAdapter(boltadapter.New(p.CSVPath, e.store))
+	enf.SetAdapter(packAdapter{Adapter: boltadapter.New("", e.store), path: p.CSVPath, csv: csv})
 	if err := enf.LoadPolicy(); err != nil {
-		return fmt.Errorf("load policy: %w", err)
+		return nil, fmt.Errorf("load policy: %w", err)
 	}
-	e.enforcer = enf
-	return nil
+	return enf, nil
 }
 
 func (e *Engine) loadCatalog(ctx context.Context) error {
@@ -175,8 +207,9 @@ func (e *Engine) loadCatalog(ctx context.Context) error {
 	})
 }
 
-// compile prepares the pack's queries for a revision.
-func (e *Engine) compile(ctx context.Context, p *pack.Pack, over map[string]any) (*revision, error) {
+// compile prepares the pack's queries for a revision whose built-ins read
+// the role index ix. The caller sets the revision's index and enforcer.
+func (e *Engine) compile(ctx context.Context, p *pack.Pack, over map[string]any, ix *roles.Index) (*revision, error) {
 	settings := p.SettingsWith(over)
 	rev := &revision{pack: p, settings: settings, loadedAt: time.Now()}
 	rev.id = p.Revision
@@ -184,19 +217,27 @@ func (e *Engine) compile(ctx context.Context, p *pack.Pack, over map[string]any)
 		rev.id += "+" + strconv.Itoa(len(over))
 	}
 	st := inmem.NewFromObject(map[string]any{"settings": settings})
-	base := []func(*rego.Rego){rego.Store(st), rego.Module("provost/hooks.rego", hooksModule)}
+	// The built-ins capture their receiver's index and catalog (and read
+	// nothing else of it): give them ix, not the index of the revision in
+	// use.
+	bound := &Engine{index: liveIndex{get: func() *roles.Index { return ix }}, catalog: e.catalog}
+	builtins := bound.builtins()
+	// The first query compiles the modules; the others reuse its compiler.
+	var compiler *ast.Compiler
+	first := []func(*rego.Rego){rego.Store(st), rego.Module("provost/hooks.rego", hooksModule),
+		rego.CompilerHook(func(c *ast.Compiler) { compiler = c })}
 	for path, src := range p.Modules {
-		base = append(base, rego.Module(path, src))
+		first = append(first, rego.Module(path, src))
 	}
-	base = append(base, e.builtins()...)
 	pkg := "data." + p.Name
-	prepare := func(query string) (rego.PreparedEvalQuery, error) {
-		opts := append(slices.Clone(base), rego.Query(query))
-		return rego.New(opts...).PrepareForEval(ctx)
-	}
 	var err error
-	if rev.decide, err = prepare(fmt.Sprintf("allow = %s.allow; deny = %s.deny", pkg, pkg)); err != nil {
+	first = append(append(first, builtins...), rego.Query(fmt.Sprintf("allow = %s.allow; deny = %s.deny", pkg, pkg)))
+	if rev.decide, err = rego.New(first...).PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("pack %s: %w", p.Name, err)
+	}
+	prepare := func(query string) (rego.PreparedEvalQuery, error) {
+		opts := append([]func(*rego.Rego){rego.Compiler(compiler), rego.Store(st), rego.Query(query)}, builtins...)
+		return rego.New(opts...).PrepareForEval(ctx)
 	}
 	// why_not is evaluated only for a deny that no deny rule explains.
 	if rev.whyNot, err = prepare(pkg + ".why_not"); err != nil {
@@ -254,13 +295,18 @@ func (e *Engine) Actions(resourceType string) []string {
 // Settings returns the settings of the revision in use.
 func (e *Engine) Settings() map[string]any { return e.rev.Load().settings }
 
-// SetSettings recompiles the pack with settings overrides and swaps it in.
+// SetSettings recompiles the pack with settings overrides (replacing any
+// earlier ones) and swaps it in. The overrides outlive reloads.
 func (e *Engine) SetSettings(ctx context.Context, over map[string]any) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
 	cur := e.rev.Load()
-	rev, err := e.compile(ctx, cur.pack, over)
+	rev, err := e.compile(ctx, cur.pack, over, cur.index)
 	if err != nil {
 		return err
 	}
+	rev.index, rev.enforcer, rev.csv, rev.tested = cur.index, cur.enforcer, cur.csv, cur.tested
+	e.over = maps.Clone(over)
 	e.rev.Store(rev)
 	return nil
 }
@@ -373,12 +419,12 @@ func (e *Engine) validateAssignment(ctx context.Context, rev *revision, a store.
 	if err != nil {
 		return fmt.Errorf("%w: malformed role scope: %v", ErrInvalid, err)
 	}
-	ok, err := e.enforcer.HasPolicy(a.Role, sc.Kind)
+	ok, err := rev.enforcer.HasPolicy(a.Role, sc.Kind)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if !ok {
-		if any, _ := e.enforcer.GetFilteredPolicy(1, sc.Kind); len(any) == 0 {
+		if any, _ := rev.enforcer.GetFilteredPolicy(1, sc.Kind); len(any) == 0 {
 			return fmt.Errorf("%w: malformed role scope: pack %s assigns no roles at %s scope", ErrInvalid, rev.pack.Name, sc.Kind)
 		}
 		return fmt.Errorf("%w: role %q is not valid at %s scope in pack %s", ErrInvalid, a.Role, sc.Kind, rev.pack.Name)

@@ -61,6 +61,8 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, CodeConflict
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, CodeNotFound
+	case errors.Is(err, engine.ErrReload):
+		return http.StatusUnprocessableEntity, CodeReloadFailed
 	case errors.Is(err, ErrMediaType):
 		return http.StatusUnsupportedMediaType, CodeUnsupportedMedia
 	case errors.Is(err, ErrBadRequest), errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrBadPageToken),

@@ -37,6 +37,9 @@ type serverOpts struct {
 	policyDir string
 	cfg       server.Config // Addr, AdminToken and Logger are filled in when empty
 	seed      func(e *engine.Engine)
+	// engineOpts, when set, adjusts the engine's options before it opens
+	// (Observe, OnReload, an instrumented Store).
+	engineOpts func(*engine.Options)
 }
 
 // startServer starts a server and stops it when the test ends.
@@ -52,7 +55,11 @@ func startServer(t testing.TB, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.Open(context.Background(), engine.Options{Store: st, PolicyDir: o.policyDir, Pack: o.pack})
+	eo := engine.Options{Store: st, PolicyDir: o.policyDir, Pack: o.pack}
+	if o.engineOpts != nil {
+		o.engineOpts(&eo)
+	}
+	e, err := engine.Open(context.Background(), eo)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)

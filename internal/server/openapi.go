@@ -31,6 +31,9 @@ var apiOps = []apiOp{
 	{method: "POST", path: "/access/v1/search/action", summary: "The pack's actions the subject may do on the resource", tag: "authzen", body: "SearchRequest", status: 200, result: "ActionSearch", auth: "decide"},
 	{method: "GET", path: "/openapi.json", summary: "This document", tag: "meta", status: 200, result: "Object", auth: "none"},
 	{method: "GET", path: "/healthz", summary: "Alive", tag: "meta", status: 200, result: "Object", auth: "none"},
+	{method: "GET", path: "/readyz", summary: "Ready: policy loaded, store open, plugins up (503 not_ready otherwise)", tag: "meta", status: 200, result: "Object", auth: "none"},
+	{method: "GET", path: "/metrics", summary: "Prometheus metrics (text exposition format, not JSON; 404 when metrics are off)", tag: "meta", status: 200, result: "Object", auth: "none"},
+	{method: "GET", path: "/v1/status", summary: "Pack, revision, loaded_at, last reload, plugins and counts", tag: "meta", status: 200, result: "Object", auth: "manage"},
 	{method: "PUT", path: "/v1/users/{id}", summary: "Write a user", tag: "users", body: "User", status: 200, result: "User", auth: "manage"},
 	{method: "GET", path: "/v1/users/{id}", summary: "Read a user", tag: "users", status: 200, result: "User", auth: "manage"},
 	{method: "DELETE", path: "/v1/users/{id}", summary: "Delete a user and the user's role assignments", tag: "users", status: 200, result: "Object", auth: "manage"},
@@ -46,6 +49,7 @@ var apiOps = []apiOp{
 	{method: "POST", path: "/v1/course-creators/{user}/request", summary: "Request course-creator rights (pending unless granted)", tag: "course-creators", body: "CallerBody", optionalBody: true, status: 200, result: "CourseCreator", auth: "manage"},
 	{method: "GET", path: "/v1/audit", summary: "Management changes after since, oldest first", tag: "audit", status: 200, result: "Audit", query: []string{"since", "limit"}, auth: "manage"},
 	{method: "POST", path: "/v1/import/course-access-roles", summary: "Import an Open edX student_courseaccessrole CSV export (streamed, up to 1 GiB)", tag: "import", body: "CSV", bodyType: "text/csv", status: 200, result: "ImportResult", auth: "admin"},
+	{method: "POST", path: "/v1/policy/reload", summary: "Re-read, compile and test the policy, then swap it in (422 reload_failed: the last valid policy keeps serving)", tag: "policy", status: 200, result: "Object", auth: "admin"},
 }
 
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }

@@ -21,6 +21,8 @@ func (s *Server) routes() {
 	r.GET("/.well-known/authzen-configuration", s.metadata)
 	r.GET("/openapi.json", s.openapi)
 	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.serveMetrics)
 
 	dec := r.Group("/access/v1", s.limitBody(MaxBody), s.decisionAuth)
 	dec.POST("/evaluation", s.evaluation)
@@ -44,9 +46,11 @@ func (s *Server) routes() {
 	v1.GET("/course-creators/:user", s.getCourseCreator)
 	v1.POST("/course-creators/:user/request", s.requestCourseCreator)
 	v1.GET("/audit", s.listAudit)
+	v1.GET("/status", s.status)
 
 	imp := r.Group("/v1", s.limitBody(MaxImportBody), s.requireScope(ScopeAdmin))
 	imp.POST("/import/course-access-roles", s.importCSV)
+	r.POST("/v1/policy/reload", s.limitBody(MaxBody), s.requireScope(ScopeAdmin), s.reloadPolicy)
 }
 
 // healthz answers 200 while the process serves.

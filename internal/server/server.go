@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/provost-lms/provost/internal/engine"
+	"github.com/provost-lms/provost/internal/metrics"
 	"github.com/provost-lms/provost/internal/store"
 )
 
@@ -38,6 +39,14 @@ type Config struct {
 	ReadTimeout             time.Duration
 	WriteTimeout            time.Duration
 	Logger                  *slog.Logger
+	// Metrics, when set, counts HTTP requests by route, serves GET /metrics
+	// and takes the pack's actions from the engine (action labels).
+	Metrics *metrics.Metrics
+	// Ready, when set, is asked by GET /readyz after the policy and store
+	// checks (plugins up); a non-nil error makes the server not ready.
+	Ready func() error
+	// Plugins, when set, lists the plugins for GET /v1/status.
+	Plugins func() []PluginStatus
 }
 
 // Decider answers AuthZEN evaluations and searches.
@@ -85,6 +94,13 @@ func New(cfg Config, e *engine.Engine, st store.Store) *Server {
 	}
 	s.router.HandleMethodNotAllowed = true
 	s.router.ContextWithFallback = true
+	if cfg.Metrics != nil {
+		// First, to see the status a panic or an abort leaves.
+		s.router.Use(s.observeHTTP)
+		if e != nil {
+			cfg.Metrics.SetActions(e.Actions)
+		}
+	}
 	s.router.Use(s.recoverer, s.requestContext)
 	s.router.NoRoute(func(c *gin.Context) {
 		writeError(c, errors.Join(engine.ErrNotFound, errors.New("no route "+c.Request.Method+" "+c.Request.URL.Path)))
