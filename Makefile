@@ -24,6 +24,7 @@ vet:
 
 gotest:
 	$(GO) test -count=1 ./...
+	PROVOST_LONG_TESTS=1 $(GO) test -count=1 -run TestImportMillionRows ./internal/importer/
 	$(GO) test -count=1 -race ./internal/roles/ ./internal/engine/ ./internal/server/
 
 policytest: build

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -488,6 +489,9 @@ func liveHeap() (alloc, inuse uint64) {
 // steps), so the line is only an estimate: the check catches an importer
 // holding tens of bytes a row, not one holding a few.
 func TestImportMillionRows(t *testing.T) {
+	if os.Getenv("PROVOST_LONG_TESTS") == "" {
+		t.Skip("set PROVOST_LONG_TESTS=1 (make test runs it on its own, after the other packages)")
+	}
 	if testing.Short() {
 		t.Skip("imports 1,000,000 rows; skipped with -short")
 	}
